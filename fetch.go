@@ -13,10 +13,10 @@ type flight struct {
 	seq  uint64        // the entry's sequence number of this fetch
 	done chan struct{} // closed when value and err are set
 
-	// value and err are written, under the entry's mutex, before done is
-	// closed, and only read after it is closed.
-	value string
-	err   error
+	// result and err are written, under the entry's mutex, before done
+	// is closed, and only read after it is closed.
+	result *snapshot
+	err    error
 
 	completed bool // guarded by the entry's mutex
 }
@@ -141,7 +141,7 @@ func (c *Cache) complete(e *entry, f *flight, s *snapshot, err error, elapsed ti
 		e.stored = f.seq
 		e.failures = 0
 		e.lastErr = nil
-		e.fetchTime = elapsed
+		e.lastFetchTime.Store(int64(elapsed))
 		e.retryAt = now + c.opts.MinBackoff
 		e.notBefore.Store(int64(e.retryAt))
 		stored = true
@@ -152,9 +152,9 @@ func (c *Cache) complete(e *entry, f *flight, s *snapshot, err error, elapsed ti
 			f.err = fetchErr
 		} else if cur := e.current.Load(); cur != nil && now < cur.unusableAt {
 			// The newest usable token: f's own, or a newer one.
-			f.value = cur.tok.Value
+			f.result = cur
 		} else if s != nil {
-			f.value = s.tok.Value
+			f.result = s
 		} else {
 			f.err = &FetchError{Key: e.key, Err: err}
 		}

@@ -227,6 +227,24 @@ func NewCache(f Fetcher, opts Options) *Cache {
 // After a failed fetch, until the backoff ends, Token returns a
 // *FetchError without fetching again.
 func (c *Cache) Token(ctx context.Context, key string) (string, error) {
+	s, err := c.get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return s.tok.Value, nil
+}
+
+// Entry is like Token but returns the whole entry of the token.
+func (c *Cache) Entry(ctx context.Context, key string) (Entry, error) {
+	s, err := c.get(ctx, key)
+	if err != nil {
+		return Entry{}, err
+	}
+	return c.entryOf(s), nil
+}
+
+// get implements Token. The fresh path neither locks nor allocates.
+func (c *Cache) get(ctx context.Context, key string) (*snapshot, error) {
 	if v, ok := c.entries.Load(key); ok {
 		e := v.(*entry)
 		now := c.now()
@@ -234,13 +252,13 @@ func (c *Cache) Token(ctx context.Context, key string) (string, error) {
 			if now < s.staleAt {
 				e.touch(now, c.touchInterval())
 				c.stats.freshHits.add()
-				return s.tok.Value, nil
+				return s, nil
 			}
 			if now < s.unusableAt {
 				e.touch(now, c.touchInterval())
 				c.stats.staleHits.add()
 				c.refreshStale(ctx, e, now)
-				return s.tok.Value, nil
+				return s, nil
 			}
 		}
 	}
@@ -367,7 +385,7 @@ func (c *Cache) loadOrCreate(key string) *entry {
 
 // wait returns a usable token for key, fetching one or waiting for the
 // fetch in progress.
-func (c *Cache) wait(ctx context.Context, key string) (string, error) {
+func (c *Cache) wait(ctx context.Context, key string) (*snapshot, error) {
 	e := c.loadOrCreate(key)
 	now := c.now()
 	e.touch(now, c.touchInterval())
@@ -377,7 +395,7 @@ func (c *Cache) wait(ctx context.Context, key string) (string, error) {
 	if s := e.current.Load(); s != nil {
 		if now < s.unusableAt {
 			e.mu.Unlock()
-			return c.Token(ctx, key)
+			return c.get(ctx, key)
 		}
 		e.current.Store(nil)
 	}
@@ -388,12 +406,12 @@ func (c *Cache) wait(ctx context.Context, key string) (string, error) {
 	} else if now < e.retryAt && e.lastErr != nil {
 		err := &FetchError{Key: key, Err: e.lastErr, RetryAfter: e.retryAt - now}
 		e.mu.Unlock()
-		return "", err
+		return nil, err
 	} else {
 		var err error
 		if f, err = c.startFetch(ctx, e, false); err != nil {
 			e.mu.Unlock()
-			return "", err
+			return nil, err
 		}
 	}
 	e.mu.Unlock()
@@ -401,11 +419,11 @@ func (c *Cache) wait(ctx context.Context, key string) (string, error) {
 	select {
 	case <-f.done:
 		if f.err != nil {
-			return "", f.err
+			return nil, f.err
 		}
-		return f.value, nil
+		return f.result, nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("swrtoken: waiting for token for key %q: %w", key, ctx.Err())
+		return nil, fmt.Errorf("swrtoken: waiting for token for key %q: %w", key, ctx.Err())
 	}
 }
 
@@ -425,7 +443,7 @@ func (c *Cache) refreshStale(ctx context.Context, e *entry, now time.Duration) {
 
 // counters holds the statistics of a Cache.
 type counters struct {
-	freshHits, staleHits, misses, sharedWaits         stripedCounter
+	freshHits, staleHits, misses, sharedWaits          stripedCounter
 	fetches, backgroundFetches, fetchErrors, evictions stripedCounter
 }
 
@@ -485,15 +503,18 @@ type entry struct {
 	fetching  atomic.Bool
 	notBefore atomic.Int64
 
+	// lastFetchTime is how long the last successful fetch took, as a
+	// time.Duration, so that a Poller can start the next one that early.
+	lastFetchTime atomic.Int64
+
 	mu sync.Mutex // guards the fields below and the stores to current
 
-	flight    *flight       // the fetch in progress, or nil
-	started   uint64        // sequence number of the last fetch started
-	stored    uint64        // sequence number of the fetch whose token is current
-	failures  int           // consecutive failed fetches
-	lastErr   error         // error of the last fetch if it failed
-	retryAt   time.Duration // no fetch before this time, on c's scale
-	fetchTime time.Duration // how long the last successful fetch took
+	flight   *flight       // the fetch in progress, or nil
+	started  uint64        // sequence number of the last fetch started
+	stored   uint64        // sequence number of the fetch whose token is current
+	failures int           // consecutive failed fetches
+	lastErr  error         // error of the last fetch if it failed
+	retryAt  time.Duration // no fetch before this time, on c's scale
 }
 
 // touch records a read at now.
