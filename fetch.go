@@ -60,19 +60,33 @@ func (c *Cache) fetch(parent context.Context, e *entry, f *flight) {
 	defer cancel()
 	stopOnClose := context.AfterFunc(c.closeCtx, cancel)
 	defer stopOnClose()
+	// The completion on timeout runs on a goroutine of its own and calls
+	// the hooks. Close waits only for this goroutine, so this goroutine
+	// waits for that one before it returns.
+	timeoutDone := make(chan struct{})
 	stopOnTimeout := context.AfterFunc(ctx, func() {
+		defer close(timeoutDone)
 		err := fmt.Errorf("fetch did not return: %w", context.Cause(ctx))
 		if c.closeCtx.Err() != nil {
 			err = ErrClosed
 		}
 		c.complete(e, f, nil, err, 0)
 	})
-	defer stopOnTimeout()
+	defer func() {
+		if !stopOnTimeout() {
+			<-timeoutDone
+		}
+	}()
 
 	startWall := time.Now()
 	start := c.now()
 	tok, err := c.callFetcher(ctx, e.key)
 	elapsed := c.now() - start
+	if err != nil && c.closeCtx.Err() != nil {
+		// Close cancelled the fetch. Report ErrClosed, as the completion
+		// on timeout does, because either of the two may complete f first.
+		err = ErrClosed
+	}
 	var s *snapshot
 	if err == nil {
 		s, err = c.newSnapshot(tok, start, startWall)

@@ -451,7 +451,7 @@ type counters struct {
 type Stats struct {
 	FreshHits         uint64 // reads that returned a fresh token
 	StaleHits         uint64 // reads that returned a stale token
-	Misses            uint64 // reads that found no usable token and waited
+	Misses            uint64 // reads that found no usable token, including ones that failed at once
 	SharedWaits       uint64 // misses that joined a fetch already running
 	Fetches           uint64 // Fetcher calls, background ones included
 	BackgroundFetches uint64 // Fetcher calls that no caller waited on when they started
