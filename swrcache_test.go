@@ -822,6 +822,26 @@ func TestCacheLifetimeTooShort(t *testing.T) {
 	}
 }
 
+func TestCacheFetchOutlastsToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A 15 s token is unusable 10 s after its fetch started, so a
+		// fetch that takes 12 s returns a token nobody may use.
+		is := &testIssuer{lifetime: 15 * time.Second, before: latency(12 * time.Second)}
+		c := startCache(t, is, Options{})
+
+		got, err := c.Token(context.Background(), "k")
+		assert.Empty(t, got)
+		fe := requireFetchError(t, err, "k", ErrLifetimeTooShort)
+		assert.Positive(t, fe.RetryAfter, "backoff after the slow fetch")
+		_, state := c.Lookup("k")
+		assert.Equal(t, Unusable, state)
+
+		_, err = c.Token(context.Background(), "k")
+		requireFetchError(t, err, "k", ErrLifetimeTooShort)
+		assert.Equal(t, int64(1), is.calls.Load(), "issuer calls during the backoff")
+	})
+}
+
 func TestCacheLookupHasNoSideEffects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := &testIssuer{}
