@@ -574,7 +574,7 @@ func TestCacheIssuerOutageUnrecovered(t *testing.T) {
 				assert.Equal(t, int64(1), is.callOf(got), "read at %v: minted by call", at)
 				continue
 			}
-			assert.Empty(t, got, "read at %v returned a token after the old one became unusable", at)
+			assert.Zero(t, len(got), "read at %v returned a token after the old one became unusable", at)
 			requireFetchError(t, err, "k", errUnavailable)
 			assertNoToken(t, err.Error(), old)
 		}
@@ -807,7 +807,7 @@ func TestCacheLifetimeTooShort(t *testing.T) {
 				for at := time.Duration(0); at < 10*time.Second; at += 100 * time.Millisecond {
 					sleepUntil(start, at)
 					got, err := c.Token(context.Background(), "k")
-					assert.Empty(t, got, "read at %v returned a token", at)
+					assert.Zero(t, len(got), "read at %v returned a token", at)
 					requireFetchError(t, err, "k", ErrLifetimeTooShort)
 				}
 
@@ -830,7 +830,7 @@ func TestCacheFetchOutlastsToken(t *testing.T) {
 		c := startCache(t, is, Options{})
 
 		got, err := c.Token(context.Background(), "k")
-		assert.Empty(t, got)
+		assert.Zero(t, len(got), "length of the returned token")
 		fe := requireFetchError(t, err, "k", ErrLifetimeTooShort)
 		assert.Positive(t, fe.RetryAfter, "backoff after the slow fetch")
 		_, state := c.Lookup("k")
@@ -1331,7 +1331,7 @@ func TestCacheErrorsOmitToken(t *testing.T) {
 				// The second read fails from the backoff without a fetch.
 				for i := range 2 {
 					got, err := c.Token(context.Background(), "k")
-					assert.Empty(t, got, "read %d returned a token", i+1)
+					assert.Zero(t, len(got), "read %d returned a token", i+1)
 					requireFetchError(t, err, "k", tt.wantErr)
 					assertNoToken(t, err.Error(), tok.Value)
 				}
