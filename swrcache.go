@@ -255,12 +255,12 @@ func (c *Cache) get(ctx context.Context, key string) (*snapshot, error) {
 		if s := e.current.Load(); s != nil {
 			if now < s.staleAt {
 				e.touch(now, c.touchInterval())
-				c.stats.freshHits.add()
+				c.stats.freshHits.addAt(int64(now))
 				return s, nil
 			}
 			if now < s.unusableAt {
 				e.touch(now, c.touchInterval())
-				c.stats.staleHits.add()
+				c.stats.staleHits.addAt(int64(now))
 				c.refreshStale(ctx, e, now)
 				return s, nil
 			}
