@@ -13,10 +13,10 @@ type flight struct {
 	seq  uint64        // the entry's sequence number of this fetch
 	done chan struct{} // closed when value and err are set
 
-	// value and err are written, under the entry's mutex, before done is
-	// closed, and only read after it is closed.
-	value string
-	err   error
+	// result and err are written, under the entry's mutex, before done
+	// is closed, and only read after it is closed.
+	result *snapshot
+	err    error
 
 	completed bool // guarded by the entry's mutex
 }
@@ -60,22 +60,36 @@ func (c *Cache) fetch(parent context.Context, e *entry, f *flight) {
 	defer cancel()
 	stopOnClose := context.AfterFunc(c.closeCtx, cancel)
 	defer stopOnClose()
+	// The completion on timeout runs on a goroutine of its own and calls
+	// the hooks. Close waits only for this goroutine, so this goroutine
+	// waits for that one before it returns.
+	timeoutDone := make(chan struct{})
 	stopOnTimeout := context.AfterFunc(ctx, func() {
+		defer close(timeoutDone)
 		err := fmt.Errorf("fetch did not return: %w", context.Cause(ctx))
 		if c.closeCtx.Err() != nil {
 			err = ErrClosed
 		}
 		c.complete(e, f, nil, err, 0)
 	})
-	defer stopOnTimeout()
+	defer func() {
+		if !stopOnTimeout() {
+			<-timeoutDone
+		}
+	}()
 
 	startWall := time.Now()
 	start := c.now()
 	tok, err := c.callFetcher(ctx, e.key)
 	elapsed := c.now() - start
+	if err != nil && c.closeCtx.Err() != nil {
+		// Close cancelled the fetch. Report ErrClosed, as the completion
+		// on timeout does, because either of the two may complete f first.
+		err = ErrClosed
+	}
 	var s *snapshot
 	if err == nil {
-		s, err = c.newSnapshot(tok, start, startWall)
+		s, err = c.newSnapshot(tok, start, startWall, start+elapsed)
 	}
 	c.complete(e, f, s, err, elapsed)
 	c.maybeSweep()
@@ -92,8 +106,10 @@ func (c *Cache) callFetcher(ctx context.Context, key string) (tok Token, err err
 }
 
 // newSnapshot checks a fetched token and computes its times on c's scale
-// from start, the time at which its fetch started.
-func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time) (*snapshot, error) {
+// from start, the time at which its fetch started. A token that is
+// unusable at end, when the fetch returned, is an error, so that no caller
+// receives a token with MinRemaining or less left.
+func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time, end time.Duration) (*snapshot, error) {
 	life, err := tok.lifetime(startWall)
 	if err != nil {
 		return nil, err
@@ -105,6 +121,10 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time)
 	}
 	leeway := max(min(c.opts.RefreshLeeway, life/2), minRemaining)
 	expires := start + life
+	if end >= expires-minRemaining {
+		return nil, fmt.Errorf("%w: the fetch took %v of the token's %v lifetime",
+			ErrLifetimeTooShort, end-start, life)
+	}
 	return &snapshot{
 		tok:        tok,
 		fetchedAt:  start,
@@ -141,7 +161,7 @@ func (c *Cache) complete(e *entry, f *flight, s *snapshot, err error, elapsed ti
 		e.stored = f.seq
 		e.failures = 0
 		e.lastErr = nil
-		e.fetchTime = elapsed
+		e.lastFetchTime.Store(int64(elapsed))
 		e.retryAt = now + c.opts.MinBackoff
 		e.notBefore.Store(int64(e.retryAt))
 		stored = true
@@ -152,9 +172,9 @@ func (c *Cache) complete(e *entry, f *flight, s *snapshot, err error, elapsed ti
 			f.err = fetchErr
 		} else if cur := e.current.Load(); cur != nil && now < cur.unusableAt {
 			// The newest usable token: f's own, or a newer one.
-			f.value = cur.tok.Value
+			f.result = cur
 		} else if s != nil {
-			f.value = s.tok.Value
+			f.result = s
 		} else {
 			f.err = &FetchError{Key: e.key, Err: err}
 		}

@@ -20,10 +20,12 @@ const (
 )
 
 // A Fetcher obtains a new token for a cache key, from an issuer's API for
-// example. The cache calls Fetch at most once at a time per key, on a
-// context that carries the values of the context that caused the fetch
-// but is cancelled only by the fetch timeout or Cache.Close. Fetch must
-// return when its context is done.
+// example. The cache calls Fetch on a context that carries the values of
+// the context that caused the fetch but is cancelled only by the fetch
+// timeout or Cache.Close, and Fetch must return when that context is done.
+// Calls for one key do not overlap, with two exceptions: a call that runs
+// past the timeout, and a call still running when its key is deleted.
+// Calls for different keys run concurrently.
 type Fetcher interface {
 	Fetch(ctx context.Context, key string) (Token, error)
 }
@@ -73,6 +75,8 @@ type Options struct {
 	// IdleTimeout is how long a key may go unread before it is idle. A
 	// Poller does not refresh idle keys, and an idle key is removed once
 	// its token is unusable, so memory stays bounded by the keys in use.
+	// Removal happens on each Poller pass, and without a Poller after a
+	// fetch, at most once per IdleTimeout/2.
 	// Zero means DefaultIdleTimeout (10m). A negative value means keys
 	// never become idle.
 	IdleTimeout time.Duration
@@ -227,6 +231,24 @@ func NewCache(f Fetcher, opts Options) *Cache {
 // After a failed fetch, until the backoff ends, Token returns a
 // *FetchError without fetching again.
 func (c *Cache) Token(ctx context.Context, key string) (string, error) {
+	s, err := c.get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return s.tok.Value, nil
+}
+
+// Entry is like Token but returns the whole entry of the token.
+func (c *Cache) Entry(ctx context.Context, key string) (Entry, error) {
+	s, err := c.get(ctx, key)
+	if err != nil {
+		return Entry{}, err
+	}
+	return c.entryOf(s), nil
+}
+
+// get implements Token. The fresh path neither locks nor allocates.
+func (c *Cache) get(ctx context.Context, key string) (*snapshot, error) {
 	if v, ok := c.entries.Load(key); ok {
 		e := v.(*entry)
 		now := c.now()
@@ -234,13 +256,13 @@ func (c *Cache) Token(ctx context.Context, key string) (string, error) {
 			if now < s.staleAt {
 				e.touch(now, c.touchInterval())
 				c.stats.freshHits.add()
-				return s.tok.Value, nil
+				return s, nil
 			}
 			if now < s.unusableAt {
 				e.touch(now, c.touchInterval())
 				c.stats.staleHits.add()
 				c.refreshStale(ctx, e, now)
-				return s.tok.Value, nil
+				return s, nil
 			}
 		}
 	}
@@ -367,7 +389,7 @@ func (c *Cache) loadOrCreate(key string) *entry {
 
 // wait returns a usable token for key, fetching one or waiting for the
 // fetch in progress.
-func (c *Cache) wait(ctx context.Context, key string) (string, error) {
+func (c *Cache) wait(ctx context.Context, key string) (*snapshot, error) {
 	e := c.loadOrCreate(key)
 	now := c.now()
 	e.touch(now, c.touchInterval())
@@ -377,7 +399,7 @@ func (c *Cache) wait(ctx context.Context, key string) (string, error) {
 	if s := e.current.Load(); s != nil {
 		if now < s.unusableAt {
 			e.mu.Unlock()
-			return c.Token(ctx, key)
+			return c.get(ctx, key)
 		}
 		e.current.Store(nil)
 	}
@@ -388,12 +410,12 @@ func (c *Cache) wait(ctx context.Context, key string) (string, error) {
 	} else if now < e.retryAt && e.lastErr != nil {
 		err := &FetchError{Key: key, Err: e.lastErr, RetryAfter: e.retryAt - now}
 		e.mu.Unlock()
-		return "", err
+		return nil, err
 	} else {
 		var err error
 		if f, err = c.startFetch(ctx, e, false); err != nil {
 			e.mu.Unlock()
-			return "", err
+			return nil, err
 		}
 	}
 	e.mu.Unlock()
@@ -401,11 +423,11 @@ func (c *Cache) wait(ctx context.Context, key string) (string, error) {
 	select {
 	case <-f.done:
 		if f.err != nil {
-			return "", f.err
+			return nil, f.err
 		}
-		return f.value, nil
+		return f.result, nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("swrtoken: waiting for token for key %q: %w", key, ctx.Err())
+		return nil, fmt.Errorf("swrtoken: waiting for token for key %q: %w", key, ctx.Err())
 	}
 }
 
@@ -425,7 +447,7 @@ func (c *Cache) refreshStale(ctx context.Context, e *entry, now time.Duration) {
 
 // counters holds the statistics of a Cache.
 type counters struct {
-	freshHits, staleHits, misses, sharedWaits         stripedCounter
+	freshHits, staleHits, misses, sharedWaits          stripedCounter
 	fetches, backgroundFetches, fetchErrors, evictions stripedCounter
 }
 
@@ -433,7 +455,7 @@ type counters struct {
 type Stats struct {
 	FreshHits         uint64 // reads that returned a fresh token
 	StaleHits         uint64 // reads that returned a stale token
-	Misses            uint64 // reads that found no usable token and waited
+	Misses            uint64 // reads that found no usable token, including ones that failed at once
 	SharedWaits       uint64 // misses that joined a fetch already running
 	Fetches           uint64 // Fetcher calls, background ones included
 	BackgroundFetches uint64 // Fetcher calls that no caller waited on when they started
@@ -485,15 +507,18 @@ type entry struct {
 	fetching  atomic.Bool
 	notBefore atomic.Int64
 
+	// lastFetchTime is how long the last successful fetch took, as a
+	// time.Duration, so that a Poller can start the next one that early.
+	lastFetchTime atomic.Int64
+
 	mu sync.Mutex // guards the fields below and the stores to current
 
-	flight    *flight       // the fetch in progress, or nil
-	started   uint64        // sequence number of the last fetch started
-	stored    uint64        // sequence number of the fetch whose token is current
-	failures  int           // consecutive failed fetches
-	lastErr   error         // error of the last fetch if it failed
-	retryAt   time.Duration // no fetch before this time, on c's scale
-	fetchTime time.Duration // how long the last successful fetch took
+	flight   *flight       // the fetch in progress, or nil
+	started  uint64        // sequence number of the last fetch started
+	stored   uint64        // sequence number of the fetch whose token is current
+	failures int           // consecutive failed fetches
+	lastErr  error         // error of the last fetch if it failed
+	retryAt  time.Duration // no fetch before this time, on c's scale
 }
 
 // touch records a read at now.
