@@ -23,9 +23,9 @@
 // after a 401, and keeps the token from other hosts on redirects.
 //
 // On the server side, a Middleware verifies the session JWT that a request
-// carries against the issuer's JWKS, puts its claims in the request's
-// context, and renews the browser's session cookie from a Cache when the
-// token nears its end, without delaying the request.
+// carries against the issuer's JWKS and puts its claims in the request's
+// context. When the token nears its end, the middleware renews the
+// browser's session cookie from a Cache, without delaying the request.
 //
 // SessionTokenFetcher gets session tokens from an API shaped like Clerk's
 // Backend API, and package swrtokentest runs such an issuer in-process

@@ -83,11 +83,13 @@ type Options struct {
 
 	// OnRefresh, if not nil, is called after each successful fetch, with
 	// the entry now cached. It runs on the goroutine of the fetch, after
-	// waiting callers were released, and must not block for long.
+	// waiting callers were released, so calls for different keys run
+	// concurrently. It must not block for long.
 	OnRefresh func(key string, e Entry)
 
 	// OnFetchError, if not nil, is called after each failed fetch, on the
-	// goroutine of the fetch. The error is a *FetchError.
+	// goroutine of the fetch, so concurrently for different keys. The
+	// error is a *FetchError.
 	OnFetchError func(key string, err error)
 
 	// Logger, if not nil, receives a debug record for each fetch and a
