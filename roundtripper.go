@@ -175,20 +175,29 @@ func rewindBody(req *http.Request) (io.ReadCloser, bool) {
 }
 
 // sameOrigin reports whether req may carry the token: it is not the
-// result of a redirect, or every redirect kept the host, the port and a
-// secure scheme of the first request.
+// result of a redirect, or every hop of the redirect chain kept the host,
+// the port and a secure scheme of the first request. Checking each hop,
+// and not only the last, keeps a host that the chain passed through from
+// redirecting back with a path of its choice.
 func sameOrigin(req *http.Request) bool {
-	first := req
-	for first.Response != nil && first.Response.Request != nil {
-		first = first.Response.Request
+	var hops []*http.Request
+	for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
+		hops = append(hops, r)
 	}
-	if first == req {
+	if len(hops) == 0 {
 		return true
 	}
-	if first.URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return false
+	first := hops[len(hops)-1].Response.Request
+	origin := hostPort(first)
+	for _, hop := range hops {
+		if first.URL.Scheme == "https" && hop.URL.Scheme != "https" {
+			return false
+		}
+		if hostPort(hop) != origin {
+			return false
+		}
 	}
-	return hostPort(first) == hostPort(req)
+	return true
 }
 
 // hostPort returns the lower-case host and port that req is sent to, with
