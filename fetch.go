@@ -114,6 +114,10 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 	if err != nil {
 		return nil, err
 	}
+	// A lifetime near the largest time.Duration would overflow the
+	// times below; no token needs more than this.
+	const maxLifetime = 100 * 365 * 24 * time.Hour
+	life = min(life, maxLifetime)
 	minRemaining := c.opts.MinRemaining
 	if life <= minRemaining {
 		return nil, fmt.Errorf("%w: lifetime %v, MinRemaining %v",
