@@ -44,10 +44,35 @@ func (m *Middleware) startRenewal(ctx context.Context, w http.ResponseWriter, ke
 		m.opts.RenewalCache.Refresh(ctx, key)
 	}
 	return wrapWriter(w, func(h http.Header) {
-		if newer, ok := m.newerToken(key, token, expiry); ok {
-			m.setCookie(ctx, h, newer.Value, newer.Expiry, key)
+		newer, ok := m.newerToken(key, token, expiry)
+		if !ok {
+			return
+		}
+		if ver, ok := m.verifyRenewed(ctx, newer.Value, key); ok {
+			m.setCookie(ctx, h, newer.Value, ver.expiry, key)
 		}
 	})
+}
+
+// verifyRenewed reports whether token, fetched by the renewal cache for
+// key, may go into the browser's cookie: it verifies in full, as any
+// request's token does, and belongs to the same renewal key. This keeps
+// a fetcher that returns a wrong token, for another session or from
+// another issuer, from signing the browser in as someone else. The
+// verified-token cache makes the check cost one signature verification
+// per new token.
+func (m *Middleware) verifyRenewed(ctx context.Context, token, key string) (*verification, bool) {
+	ver, err := m.verifier.verify(ctx, token, time.Now())
+	if err == nil && m.opts.RenewalKey(ver.claims) != key {
+		err = errors.New("the token is for another renewal key")
+	}
+	if err != nil {
+		m.log(ctx, slog.LevelWarn, "swrtoken: renewed token rejected, cookie not renewed",
+			slog.String("key", key), slog.String("fingerprint", Fingerprint(token)),
+			slog.Any("error", err))
+		return nil, false
+	}
+	return ver, true
 }
 
 // canRenewExpired reports whether a token that failed verification with

@@ -63,6 +63,7 @@ var descriptions = []struct {
 	{errEmptyToken, "the bearer token is empty"},
 	{jwt.ErrTokenMalformed, "the token is malformed"},
 	{jwt.ErrTokenSignatureInvalid, "the token signature or algorithm is invalid"},
+	{errUnsupportedCrit, "the token has unsupported critical header parameters"},
 	{jwt.ErrTokenUnverifiable, "the token signing key is unknown"},
 	{jwt.ErrTokenExpired, "the token expired"},
 	{jwt.ErrTokenNotValidYet, "the token is not valid yet"},

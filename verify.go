@@ -10,9 +10,18 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// errInvalidAuthorizedParty is wrapped by the error of a token whose azp
-// claim is missing or not in MiddlewareOptions.AuthorizedParties.
-var errInvalidAuthorizedParty = errors.New("token has an authorized party that is not accepted")
+var (
+	// errInvalidAuthorizedParty is wrapped by the error of a token whose
+	// azp claim is missing or not in MiddlewareOptions.AuthorizedParties.
+	errInvalidAuthorizedParty = errors.New("token has an authorized party that is not accepted")
+
+	// errUnsupportedCrit is wrapped by the error of a token whose header
+	// has a crit member. RFC 7515, section 4.1.11, requires rejecting a
+	// token whose critical extensions the verifier does not understand,
+	// and this verifier understands none; golang-jwt v5.3.1 does not
+	// check crit.
+	errUnsupportedCrit = errors.New("token header has critical extensions (crit), which are not supported")
+)
 
 // verification is a token whose signature and static claims (iss, aud,
 // azp) were verified, with the times that are checked on each request.
@@ -160,6 +169,9 @@ func (v *verifier) verifyFully(ctx context.Context, token string, gen uint64) (*
 // already rejected algorithms outside the allow-list.
 func (v *verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errUnsupportedCrit
+		}
 		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
 			if len(v.secret) == 0 {
 				return nil, fmt.Errorf("no HMAC secret for alg %s", t.Method.Alg())
