@@ -33,8 +33,8 @@ func hashToken(token string) tokenHash {
 
 // verifiedCache is a bounded set of tokens whose signature and static
 // claims were verified, by the hash of the token. Entries are removed at
-// their keepUntil time. An insert into a full shard first removes the
-// shard's expired entries, or an arbitrary entry if none expired. It is
+// their keepUntil time. An insert into a full shard first removes some
+// expired entries, or an arbitrary entry if it finds none expired. It is
 // safe for concurrent use. A nil *verifiedCache stores nothing.
 type verifiedCache struct {
 	perShard int
@@ -98,21 +98,32 @@ func (c *verifiedCache) put(key tokenHash, v *verification, now time.Time) {
 	s.entries[key] = v
 }
 
-// evict removes the expired entries, or one arbitrary entry when none
-// expired. The caller holds s.mu.
+// evictSample is how many entries evict looks at.
+const evictSample = 8
+
+// evict makes room for one entry: it looks at evictSample entries, from
+// the random point where map iteration starts, and removes the expired
+// ones among them, or the first one it saw when none expired. It costs
+// the same whatever the size of the shard, so a flood of new tokens
+// cannot make inserts slow. Expired entries it does not see are removed
+// by later evictions or when get finds them. The caller holds s.mu.
 func (s *verifiedShard) evict(now time.Time) {
-	n := len(s.entries)
+	var first tokenHash
+	seen, removed := 0, false
 	for k, v := range s.entries {
+		if seen == 0 {
+			first = k
+		}
 		if !now.Before(v.keepUntil) {
 			delete(s.entries, k)
+			removed = true
+		}
+		if seen++; seen == evictSample {
+			break
 		}
 	}
-	if len(s.entries) < n {
-		return
-	}
-	for k := range s.entries {
-		delete(s.entries, k)
-		return
+	if !removed && seen > 0 {
+		delete(s.entries, first)
 	}
 }
 
