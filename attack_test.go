@@ -3,23 +3,11 @@ package swrtoken
 import (
 	"encoding/binary"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// knownBug skips the test with reason unless the environment variable
-// SWRTOKEN_KNOWN_BUGS is "1". The attack tests of defects that are not
-// fixed yet call it, so that the suite stays green while the defect is
-// open and the failure can still be shown on demand.
-func knownBug(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("SWRTOKEN_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: " + reason)
-	}
-}
 
 // FuzzSessionEndpoint checks that any session id either is rejected or
 // becomes exactly one path segment of the token endpoint, which decodes
