@@ -25,6 +25,10 @@ const maxDrain = 64 << 10
 // the 401 after the cache has fetched the new token, so the caller's own
 // retry uses it.
 //
+// NOTE: a server that rejects every token, because of a wrong audience
+// for example, costs one fetch per request: each 401 drops the token it
+// rejected, and a key without a usable token is fetched at once.
+//
 // When an http.Client follows a redirect, Transport sends the token only
 // if the redirect stays on the host and port of the first request, without
 // going from https to http.
