@@ -24,7 +24,7 @@ func KeyFromContext(ctx context.Context) (string, bool) {
 	return key, ok
 }
 
-// verifiedToken is what the middleware stores in a request's context.
+// verifiedToken is the value the middleware stores in a request's context.
 type verifiedToken struct {
 	raw    string
 	claims *Claims

@@ -66,9 +66,9 @@ func StartPoller(c *Cache, opts PollerOptions) *Poller {
 }
 
 // Stop stops the poller and waits for its goroutine to return. The pass
-// in progress, if any, starts no more fetches; those it started belong to
-// the cache and go on until they end or the cache is closed. Calling Stop
-// again does nothing.
+// in progress, if any, starts no more fetches. The fetches it started
+// belong to the cache and go on until they end or the cache is closed.
+// Calling Stop again does nothing.
 func (p *Poller) Stop() {
 	p.stopOnce.Do(func() { close(p.stop) })
 	<-p.done

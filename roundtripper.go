@@ -17,7 +17,7 @@ const maxDrain = 64 << 10
 // request, in an "Authorization: Bearer <token>" header by default.
 //
 // It sends a stale token at once; the cache refreshes it in the
-// background. When the server answers 401 Unauthorized, Transport drops
+// background. When the server responds 401 Unauthorized, Transport drops
 // exactly the token it sent from the cache, gets a new one and sends the
 // request again, once, if the body can be sent again: the request has no
 // body or has GetBody, as requests made with http.NewRequest from a

@@ -54,6 +54,7 @@ func ParseJWTTimes(value string) (issuedAt, expiry time.Time, err error) {
 	if !ok || !ok2 || strings.Contains(signature, ".") {
 		return time.Time{}, time.Time{}, fmt.Errorf("%w: want three dot-separated parts", ErrMalformedJWT)
 	}
+
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(payload, "="))
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("%w: payload is not base64url", ErrMalformedJWT)
@@ -65,6 +66,7 @@ func ParseJWTTimes(value string) (issuedAt, expiry time.Time, err error) {
 	if err := json.Unmarshal(raw, &claims); err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("%w: payload is not a JSON object", ErrMalformedJWT)
 	}
+
 	if claims.ExpiresAt == nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("%w: exp claim missing", ErrMalformedJWT)
 	}
