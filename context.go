@@ -45,6 +45,8 @@ func NewContext(ctx context.Context, token string, claims *Claims) context.Conte
 
 // ClaimsFromContext returns the verified claims of the request whose
 // context is ctx. It returns false when the request carried no valid token.
+// The middleware shares one Claims value between the requests that carry
+// the same token, so handlers must not modify it.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	v, ok := ctx.Value(verifiedContextKey).(*verifiedToken)
 	if !ok || v.claims == nil {

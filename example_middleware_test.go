@@ -12,7 +12,7 @@ import (
 )
 
 // A server protects one route and serves another to everyone, signed in
-// or not. The test issuer stands in for the real one.
+// or not. The test issuer replaces the real one.
 func ExampleMiddleware() {
 	issuer := swrtokentest.NewUnstartedIssuer(swrtokentest.Options{})
 	defer issuer.Close()

@@ -88,7 +88,7 @@ type result struct {
 }
 
 // recordingHandler returns a handler that records what it saw in res
-// and answers 200 "ok".
+// and writes 200 "ok".
 func recordingHandler(res *result) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res.called = true

@@ -2,8 +2,11 @@ package swrtoken
 
 import (
 	"fmt"
+	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -145,4 +148,38 @@ func TestMiddlewareCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("status = %d, want 200", rec.Code)
 	}
 	waitFor(t, refreshed, "the background refresh")
+}
+
+func TestMiddlewareLogsOnlyToItsLogger(t *testing.T) {
+	// The test swaps the process's default loggers, so it must not run
+	// in parallel with others.
+	var global syncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
+	defer log.SetOutput(log.Writer())
+	log.SetOutput(&global)
+
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer broken.Close()
+	for _, withLogger := range []bool{false, true} {
+		var own syncBuffer
+		opts := MiddlewareOptions{JWKSURL: broken.URL, HTTPClient: broken.Client()}
+		if withLogger {
+			opts.Logger = slog.New(slog.NewTextHandler(&own, nil))
+		}
+		mw, err := NewMiddleware(opts)
+		if err != nil {
+			t.Fatalf("NewMiddleware with a failing JWKS URL: %v, want nil", err)
+		}
+		statusOf(mw, "a.b.c")
+		mw.Close()
+		if withLogger && !strings.Contains(own.String(), "JWKS fetch failed") {
+			t.Errorf("own logger output = %q, want the failed JWKS fetch", own.String())
+		}
+	}
+	if global.String() != "" {
+		t.Errorf("default logger output = %q, want none", global.String())
+	}
 }

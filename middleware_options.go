@@ -142,12 +142,12 @@ type MiddlewareOptions struct {
 	// the RefreshLeeway of RenewalCache.
 	RenewalWindow time.Duration
 
-	// RenewExpiredWithin, if positive, allows renewing a cookie token
-	// that expired less than this long ago: its signature and its other
-	// claims must still be valid, and the request waits for the new
-	// token, bounded by its context. Zero means expired tokens are
-	// rejected. The cookie then lives this much longer than its token, so
-	// that the browser still sends it.
+	// RenewExpiredWithin, if positive, allows renewing a cookie token for
+	// this long after it expired, counting from exp plus Leeway. Its
+	// signature and its other claims must still be valid, and the request
+	// waits for the new token, bounded by its context. Zero means expired
+	// tokens are rejected. Renewed cookies then outlive their token by
+	// this much more, so that the browser still sends an expired token.
 	RenewExpiredWithin time.Duration
 
 	// CookieDomain is the Domain attribute of renewed cookies. Empty

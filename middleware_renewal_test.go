@@ -24,7 +24,7 @@ func renewalEnv(t *testing.T, o envOptions) (*env, <-chan struct{}) {
 	return newEnv(t, o), refreshed
 }
 
-// waitFor waits for ch to be closed, failing the test after a long
+// waitFor waits until ch is closed, failing the test after a long
 // timeout that only a broken refresh reaches. It may run on any
 // goroutine, so it reports with Errorf.
 func waitFor(t *testing.T, ch <-chan struct{}, what string) {

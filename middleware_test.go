@@ -297,6 +297,7 @@ func TestMiddlewareRejections(t *testing.T) {
 			body := rec.Body.String()
 			for _, c := range tt.request.Cookies() {
 				checkNoSecrets(t, "response", challenge+body, c.Value)
+				checkNoSecrets(t, "log", e.logs.String(), c.Value)
 			}
 			checkNoSecrets(t, "response", challenge+body, good)
 		})

@@ -84,6 +84,9 @@ func (w readerFrom) ReadFrom(r io.Reader) (int64, error) {
 // wrapWriter returns w wrapped in a headerWriter that calls before, as
 // an http.ResponseWriter with the optional interfaces of w, and the
 // headerWriter itself.
+//
+// NOTE: http.Pusher is not kept, so a handler cannot use HTTP/2 server
+// push while a cookie renewal wraps its writer.
 func wrapWriter(w http.ResponseWriter, before func(http.Header)) (http.ResponseWriter, *headerWriter) {
 	hw := &headerWriter{ResponseWriter: w, before: before}
 	_, canFlush := w.(http.Flusher)
