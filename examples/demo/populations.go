@@ -166,8 +166,8 @@ func newSWRPopulation(ctx context.Context, env *environment) (*population, error
 // for it, as the token sources of golang.org/x/oauth2 do.
 type issuerSource struct {
 	// ctx bounds the fetches, because oauth2.TokenSource.Token takes no
-	// context; oauth2's own sources keep the context they were made with
-	// in the same way.
+	// context. The source of oauth2.Config.TokenSource (x/oauth2 v0.36.0)
+	// keeps the context it was made with in the same way.
 	ctx     context.Context
 	fetcher *swrtoken.SessionTokenFetcher
 	session string
