@@ -119,6 +119,13 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 	const maxLifetime = 100 * 365 * 24 * time.Hour
 	life = min(life, maxLifetime)
 	minRemaining := c.opts.MinRemaining
+	if wholeSecondClaims(tok) {
+		// The issuer truncated iat to the second, so the token may have
+		// been minted up to a second after iat and ends up to a second
+		// before start + life. Keeping at least that second unused keeps
+		// an expired token from being handed out.
+		minRemaining = max(minRemaining, time.Second)
+	}
 	if life <= minRemaining {
 		return nil, fmt.Errorf("%w: lifetime %v, MinRemaining %v",
 			ErrLifetimeTooShort, life, minRemaining)
@@ -136,6 +143,12 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 		unusableAt: expires - minRemaining,
 		expires:    expires,
 	}, nil
+}
+
+// wholeSecondClaims reports whether tok's lifetime comes from iat and
+// exp claims of whole seconds, the usual precision of a JWT NumericDate.
+func wholeSecondClaims(tok Token) bool {
+	return tok.Lifetime <= 0 && !tok.IssuedAt.IsZero() && tok.IssuedAt.Nanosecond() == 0
 }
 
 // complete records the result of f, releases its waiters the first time

@@ -183,7 +183,10 @@ type Entry struct {
 // does not depend on how far the local wall clock is from the issuer's,
 // in either direction, and the local end falls before the real one by the
 // fetch's duration. This assumes that the issuer minted the token during
-// the fetch. A Fetcher that can return an older token, for example from
+// the fetch. Because iat and exp usually have whole-second precision, the
+// token may have been minted up to a second after iat, so such a token is
+// unusable from one second before its local end at the latest, even with
+// a MinRemaining below a second. A Fetcher that can return an older token, for example from
 // a cache of its own, should set Token.Lifetime to the time it has left.
 // A JWT without iat falls back to exp on the local wall clock.
 //

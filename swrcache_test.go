@@ -842,6 +842,33 @@ func TestCacheFetchOutlastsToken(t *testing.T) {
 	})
 }
 
+func TestCacheWholeSecondClaims(t *testing.T) {
+	tests := []struct {
+		name         string
+		minRemaining time.Duration
+		wantMargin   time.Duration // UnusableAt before the real exp, at least
+	}{
+		{name: "MinRemaining below the claims' precision", minRemaining: 500 * time.Millisecond, wantMargin: 100 * time.Millisecond},
+		{name: "default MinRemaining", minRemaining: 0, wantMargin: 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// iat and exp are whole seconds, so a token minted 0.9 s
+				// into a second has 0.9 s less to live than exp - iat.
+				is := &testIssuer{lifetime: 10 * time.Second}
+				c := startCache(t, is, Options{MinRemaining: tt.minRemaining, RefreshLeeway: 2 * time.Second})
+				time.Sleep(900 * time.Millisecond)
+
+				e, err := c.Entry(context.Background(), "k")
+				require.NoError(t, err)
+				margin := e.Token.Expiry.Sub(e.UnusableAt)
+				assert.GreaterOrEqual(t, margin, tt.wantMargin, "time from UnusableAt to the real exp")
+			})
+		})
+	}
+}
+
 func TestCacheLookupHasNoSideEffects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := &testIssuer{}
