@@ -20,7 +20,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/swrtoken/swrtoken"
-	"github.com/swrtoken/swrtoken/examples/internal/demo"
+	"github.com/swrtoken/swrtoken/examples/internal/walkthrough"
 	"github.com/swrtoken/swrtoken/swrtokentest"
 )
 
@@ -37,7 +37,7 @@ func run(ctx context.Context, out io.Writer) error {
 	defer issuer.Close()
 	fmt.Fprintf(out, "issuer at %s, tokens live 60s\n", issuer.URL)
 
-	renewals := make(demo.Renewals, 8)
+	renewals := make(walkthrough.Renewals, 8)
 	cache := swrtoken.NewCache(&swrtoken.SessionTokenFetcher{
 		BaseURL:   issuer.URL,
 		SecretKey: issuer.SecretKey,
@@ -58,8 +58,8 @@ func run(ctx context.Context, out io.Writer) error {
 	// route reuses that outcome and rejects requests without a session.
 	r := chi.NewRouter()
 	r.Use(mw.Optional)
-	r.Get("/", demo.Home)
-	r.With(mw.RequireAuth).Get("/account", demo.Account)
+	r.Get("/", walkthrough.Home)
+	r.With(mw.RequireAuth).Get("/account", walkthrough.Account)
 
-	return demo.Serve(ctx, out, r, issuer, renewals)
+	return walkthrough.Serve(ctx, out, r, issuer, renewals)
 }

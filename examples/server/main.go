@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/swrtoken/swrtoken"
-	"github.com/swrtoken/swrtoken/examples/internal/demo"
+	"github.com/swrtoken/swrtoken/examples/internal/walkthrough"
 	"github.com/swrtoken/swrtoken/swrtokentest"
 )
 
@@ -37,7 +37,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// The renewal cache fetches new session tokens from the issuer's
 	// Clerk-shaped endpoint; the middleware verifies tokens with its
 	// JWKS.
-	renewals := make(demo.Renewals, 8)
+	renewals := make(walkthrough.Renewals, 8)
 	cache := swrtoken.NewCache(&swrtoken.SessionTokenFetcher{
 		BaseURL:   issuer.URL,
 		SecretKey: issuer.SecretKey,
@@ -55,8 +55,8 @@ func run(ctx context.Context, out io.Writer) error {
 	defer mw.Close()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /account", mw.RequireAuth(demo.Account))
-	mux.Handle("GET /{$}", mw.Optional(demo.Home))
+	mux.Handle("GET /account", mw.RequireAuth(walkthrough.Account))
+	mux.Handle("GET /{$}", mw.Optional(walkthrough.Home))
 
-	return demo.Serve(ctx, out, mux, issuer, renewals)
+	return walkthrough.Serve(ctx, out, mux, issuer, renewals)
 }

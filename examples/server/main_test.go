@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swrtoken/swrtoken/examples/internal/demo"
+	"github.com/swrtoken/swrtoken/examples/internal/walkthrough"
 )
 
 func TestRun(t *testing.T) {
@@ -16,7 +16,7 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	if missing := demo.MissingLines(out.String()); len(missing) > 0 {
+	if missing := walkthrough.MissingLines(out.String()); len(missing) > 0 {
 		t.Errorf("output lacks %q; output:\n%s", missing, out.String())
 	}
 }

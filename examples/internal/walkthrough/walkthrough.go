@@ -1,7 +1,7 @@
-// Package demo holds what the server examples share: the handlers of
+// Package walkthrough holds what the server examples share: the handlers of
 // their two routes and a scripted browser that visits them and prints
 // what happens. Tokens appear only by fingerprint.
-package demo
+package walkthrough
 
 import (
 	"context"
