@@ -1,12 +1,10 @@
 package swrtoken
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +16,7 @@ type env struct {
 	issuer *swrtokentest.Issuer
 	cache  *Cache // the renewal cache, nil without renewal
 	mw     *Middleware
-	logs   *syncBuffer // debug log of the middleware and the cache
+	logs   *lockedBuffer // debug log of the middleware and the cache
 }
 
 // envOptions configures newEnv.
@@ -34,7 +32,7 @@ type envOptions struct {
 // works inside synctest bubbles. Everything is closed when the test ends.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{issuer: swrtokentest.NewUnstartedIssuer(o.issuer), logs: new(syncBuffer)}
+	e := &env{issuer: swrtokentest.NewUnstartedIssuer(o.issuer), logs: new(lockedBuffer)}
 	t.Cleanup(e.issuer.Close)
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
@@ -134,20 +132,3 @@ func checkNoSecrets(t *testing.T, where, text string, tokens ...string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes, for loggers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -153,7 +153,7 @@ func TestMiddlewareCloseLeavesNoGoroutines(t *testing.T) {
 func TestMiddlewareLogsOnlyToItsLogger(t *testing.T) {
 	// The test swaps the process's default loggers, so it must not run
 	// in parallel with others.
-	var global syncBuffer
+	var global lockedBuffer
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
 	defer log.SetOutput(log.Writer())
@@ -164,7 +164,7 @@ func TestMiddlewareLogsOnlyToItsLogger(t *testing.T) {
 	}))
 	defer broken.Close()
 	for _, withLogger := range []bool{false, true} {
-		var own syncBuffer
+		var own lockedBuffer
 		opts := MiddlewareOptions{JWKSURL: broken.URL, HTTPClient: broken.Client()}
 		if withLogger {
 			opts.Logger = slog.New(slog.NewTextHandler(&own, nil))
