@@ -153,6 +153,12 @@ func (f *SessionTokenFetcher) endpoint(sessionID string) (*url.URL, error) {
 		return nil, fmt.Errorf("swrtoken: SessionTokenFetcher.BaseURL %q is invalid: "+
 			"want an absolute http or https URL without query or fragment", base.Redacted())
 	}
+	if sessionID == "" {
+		// The cache key is the session id, so an empty one usually means
+		// a request without a key.
+		return nil, errors.New("swrtoken: session id is empty: " +
+			"give the request a key with WithKey, Transport.Key or Transport.KeyFunc")
+	}
 	if err := checkPathSegment("session id", sessionID); err != nil {
 		return nil, err
 	}

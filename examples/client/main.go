@@ -95,6 +95,7 @@ func run(ctx context.Context, out io.Writer) (summary, error) {
 	client := &http.Client{Transport: &swrtoken.Transport{Cache: cache}}
 	sum := sendRequests(ctx, client, api.URL)
 	poller.Stop()
+	cache.Close() // waits for the fetches in progress, so the counts add up
 	sum.stats = cache.Stats()
 	printSummary(out, sum)
 	if sum.failures > 0 {

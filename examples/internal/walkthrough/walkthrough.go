@@ -118,7 +118,7 @@ func Browse(ctx context.Context, out io.Writer, baseURL string, issuer *swrtoken
 		SessionID: SessionID, IssuedAt: time.Now().Add(-70 * time.Second)}))
 	b.get(ctx, "/account")
 
-	fmt.Fprintf(out, "-- issuer: %d token requests, %d JWKS requests\n",
+	fmt.Fprintf(out, "-- issuer: token requests %d, JWKS requests %d\n",
 		issuer.TokenRequests(), issuer.JWKSRequests())
 	return nil
 }
@@ -186,7 +186,7 @@ func MissingLines(output string) []string {
 		`-> 200 "account of user_demo"`,
 		"background renewal of " + SessionID + " finished",
 		"Set-Cookie: __session=<token ",
-		"-- issuer: 1 token requests, 1 JWKS requests",
+		"-- issuer: token requests 1, JWKS requests 1",
 	} {
 		if !strings.Contains(output, want) {
 			missing = append(missing, want)
