@@ -28,6 +28,12 @@ func KeyFromContext(ctx context.Context) (string, bool) {
 type verifiedToken struct {
 	raw    string
 	claims *Claims
+
+	// checkedBy is the Middleware that stored the value, and err why it
+	// rejected the request, so that a RequireAuth inside an Optional of
+	// the same Middleware neither verifies again nor loses the reason.
+	checkedBy *Middleware
+	err       error
 }
 
 // NewContext returns a copy of ctx that carries a verified token and its
@@ -39,6 +45,8 @@ func NewContext(ctx context.Context, token string, claims *Claims) context.Conte
 
 // ClaimsFromContext returns the verified claims of the request whose
 // context is ctx. It returns false when the request carried no valid token.
+// The middleware shares one Claims value between the requests that carry
+// the same token, so handlers must not modify it.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	v, ok := ctx.Value(verifiedContextKey).(*verifiedToken)
 	if !ok || v.claims == nil {
@@ -48,11 +56,12 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 }
 
 // TokenFromContext returns the verified token text of the request whose
-// context is ctx, to forward it to another service for example. After a
-// renewal it is the new token.
+// context is ctx, to forward it to another service for example. After
+// the middleware renewed an expired token, it is the new token. It
+// returns false when the request carried no valid token.
 func TokenFromContext(ctx context.Context) (string, bool) {
 	v, ok := ctx.Value(verifiedContextKey).(*verifiedToken)
-	if !ok {
+	if !ok || v.raw == "" {
 		return "", false
 	}
 	return v.raw, true

@@ -17,11 +17,12 @@ var (
 	ErrFetchPanicked = errors.New("swrtoken: fetcher panicked")
 
 	// ErrLifetimeTooShort is wrapped by the FetchError of a fetch that
-	// returned a token whose lifetime does not exceed MinRemaining. Such a
-	// token is unusable from the start, so the cache treats it as a failed
-	// fetch and backs off instead of fetching again on every read. Lower
-	// Options.MinRemaining if the issuer really issues tokens this short.
-	ErrLifetimeTooShort = errors.New("swrtoken: token lifetime does not exceed MinRemaining")
+	// returned a token that was already unusable when the fetch ended:
+	// its lifetime does not exceed MinRemaining plus the fetch's duration.
+	// The cache treats it as a failed fetch and backs off, instead of
+	// fetching again on every read. Lower Options.MinRemaining if the
+	// issuer really issues tokens this short.
+	ErrLifetimeTooShort = errors.New("swrtoken: token lifetime too short for MinRemaining")
 )
 
 // FetchError reports that a cache had no usable token for a key because

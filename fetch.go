@@ -89,7 +89,7 @@ func (c *Cache) fetch(parent context.Context, e *entry, f *flight) {
 	}
 	var s *snapshot
 	if err == nil {
-		s, err = c.newSnapshot(tok, start, startWall)
+		s, err = c.newSnapshot(tok, start, startWall, start+elapsed)
 	}
 	c.complete(e, f, s, err, elapsed)
 	c.maybeSweep()
@@ -106,8 +106,10 @@ func (c *Cache) callFetcher(ctx context.Context, key string) (tok Token, err err
 }
 
 // newSnapshot checks a fetched token and computes its times on c's scale
-// from start, the time at which its fetch started.
-func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time) (*snapshot, error) {
+// from start, the time at which its fetch started. A token that is
+// unusable at end, when the fetch returned, is an error, so that no caller
+// receives a token with MinRemaining or less left.
+func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time, end time.Duration) (*snapshot, error) {
 	life, err := tok.lifetime(startWall)
 	if err != nil {
 		return nil, err
@@ -119,6 +121,10 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time)
 	}
 	leeway := max(min(c.opts.RefreshLeeway, life/2), minRemaining)
 	expires := start + life
+	if end >= expires-minRemaining {
+		return nil, fmt.Errorf("%w: the fetch took %v of the token's %v lifetime",
+			ErrLifetimeTooShort, end-start, life)
+	}
 	return &snapshot{
 		tok:        tok,
 		fetchedAt:  start,

@@ -20,10 +20,12 @@ const (
 )
 
 // A Fetcher obtains a new token for a cache key, from an issuer's API for
-// example. The cache calls Fetch at most once at a time per key, on a
-// context that carries the values of the context that caused the fetch
-// but is cancelled only by the fetch timeout or Cache.Close. Fetch must
-// return when its context is done.
+// example. The cache calls Fetch on a context that carries the values of
+// the context that caused the fetch but is cancelled only by the fetch
+// timeout or Cache.Close, and Fetch must return when that context is done.
+// Calls for one key do not overlap, with two exceptions: a call that runs
+// past the timeout, and a call still running when its key is deleted.
+// Calls for different keys run concurrently.
 type Fetcher interface {
 	Fetch(ctx context.Context, key string) (Token, error)
 }
@@ -73,6 +75,8 @@ type Options struct {
 	// IdleTimeout is how long a key may go unread before it is idle. A
 	// Poller does not refresh idle keys, and an idle key is removed once
 	// its token is unusable, so memory stays bounded by the keys in use.
+	// Removal happens on each Poller pass, and without a Poller after a
+	// fetch, at most once per IdleTimeout/2.
 	// Zero means DefaultIdleTimeout (10m). A negative value means keys
 	// never become idle.
 	IdleTimeout time.Duration

@@ -574,7 +574,7 @@ func TestCacheIssuerOutageUnrecovered(t *testing.T) {
 				assert.Equal(t, int64(1), is.callOf(got), "read at %v: minted by call", at)
 				continue
 			}
-			assert.Empty(t, got, "read at %v returned a token after the old one became unusable", at)
+			assert.Zero(t, len(got), "read at %v returned a token after the old one became unusable", at)
 			requireFetchError(t, err, "k", errUnavailable)
 			assertNoToken(t, err.Error(), old)
 		}
@@ -807,7 +807,7 @@ func TestCacheLifetimeTooShort(t *testing.T) {
 				for at := time.Duration(0); at < 10*time.Second; at += 100 * time.Millisecond {
 					sleepUntil(start, at)
 					got, err := c.Token(context.Background(), "k")
-					assert.Empty(t, got, "read at %v returned a token", at)
+					assert.Zero(t, len(got), "read at %v returned a token", at)
 					requireFetchError(t, err, "k", ErrLifetimeTooShort)
 				}
 
@@ -820,6 +820,26 @@ func TestCacheLifetimeTooShort(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestCacheFetchOutlastsToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A 15 s token is unusable 10 s after its fetch started, so a
+		// fetch that takes 12 s returns a token nobody may use.
+		is := &testIssuer{lifetime: 15 * time.Second, before: latency(12 * time.Second)}
+		c := startCache(t, is, Options{})
+
+		got, err := c.Token(context.Background(), "k")
+		assert.Zero(t, len(got), "length of the returned token")
+		fe := requireFetchError(t, err, "k", ErrLifetimeTooShort)
+		assert.Positive(t, fe.RetryAfter, "backoff after the slow fetch")
+		_, state := c.Lookup("k")
+		assert.Equal(t, Unusable, state)
+
+		_, err = c.Token(context.Background(), "k")
+		requireFetchError(t, err, "k", ErrLifetimeTooShort)
+		assert.Equal(t, int64(1), is.calls.Load(), "issuer calls during the backoff")
+	})
 }
 
 func TestCacheLookupHasNoSideEffects(t *testing.T) {
@@ -1311,7 +1331,7 @@ func TestCacheErrorsOmitToken(t *testing.T) {
 				// The second read fails from the backoff without a fetch.
 				for i := range 2 {
 					got, err := c.Token(context.Background(), "k")
-					assert.Empty(t, got, "read %d returned a token", i+1)
+					assert.Zero(t, len(got), "read %d returned a token", i+1)
 					requireFetchError(t, err, "k", tt.wantErr)
 					assertNoToken(t, err.Error(), tok.Value)
 				}
