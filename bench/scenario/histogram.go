@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Histogram buckets: durations below 2*subBuckets ns have a bucket each;
-// above, each power of two is split into subBuckets linear buckets, so a
-// bucket is at most 1/subBuckets (about 3%) of its lower bound wide.
+// Histogram buckets. Durations below 2*subBuckets ns have a bucket each.
+// Above that, each power of two is split into subBuckets linear buckets,
+// so a bucket is at most 1/subBuckets (about 3%) of its lower bound wide.
 const (
 	subBucketBits = 5
 	subBuckets    = 1 << subBucketBits
@@ -48,12 +48,11 @@ func (h *Histogram) Count() uint64 { return h.total }
 // Max returns the longest recorded duration.
 func (h *Histogram) Max() time.Duration { return h.max }
 
-// CountAbove returns the number of durations recorded in buckets whose
-// lower bound is at least d: the durations above d, within the bucket
-// precision.
+// CountAbove returns the number of durations above d, with d rounded up
+// to the end of its bucket, by about 3% at most.
 func (h *Histogram) CountAbove(d time.Duration) uint64 {
 	var n uint64
-	for i := bucketOf(uint64(max(d, 0))); i < bucketCount; i++ {
+	for i := bucketOf(uint64(max(d, 0))) + 1; i < bucketCount; i++ {
 		n += h.counts[i]
 	}
 	return n

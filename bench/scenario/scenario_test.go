@@ -13,7 +13,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Settings of the scenarios: a 2s token from a source that takes
+// Settings of the default scenarios: a 2s token from a source that takes
 // 100ms, refreshed 1s before it expires.
 var (
 	twoSecondSource = SourceOptions{Latency: 100 * time.Millisecond, Lifetime: 2 * time.Second}
@@ -72,9 +72,9 @@ func TestOutageSwrtokenHidesErrors(t *testing.T) {
 		if res.Calls.Errors != 0 {
 			t.Errorf("caller-visible errors = %d, want 0", res.Calls.Errors)
 		}
-		// NOTE: the cache schedules its last retry before the token becomes
-		// unusable at the UnusableAt moment itself, so callers can wait for
-		// that one fetch, depending on the backoff jitter.
+		// NOTE: after a failed refresh the cache can schedule its last retry
+		// so late that the fetch ends after UnusableAt, and callers then wait
+		// for it. The backoff jitter decides, so the check allows one fetch.
 		if res.Calls.Max > twoSecondSource.Latency {
 			t.Errorf("slowest call = %v, want at most one source call, %v",
 				res.Calls.Max, twoSecondSource.Latency)
@@ -114,9 +114,9 @@ func TestTailSwrtokenNeverWaits(t *testing.T) {
 }
 
 // TestScenariosRunEveryPeer runs each scenario on each peer with a source
-// that answers at once: a peer that holds a mutex while it waits for the
-// source would stop fake time, because goroutines that wait for a mutex do
-// not count as blocked.
+// that returns at once. With a latency, a peer that holds a mutex while it
+// waits for the source would stop fake time, because goroutines that wait
+// for a mutex do not count as blocked.
 func TestScenariosRunEveryPeer(t *testing.T) {
 	source := SourceOptions{Lifetime: 2 * time.Second}
 	load := LoadOptions{Goroutines: 4, Duration: 3 * time.Second, Pace: 10 * time.Millisecond}

@@ -1,11 +1,3 @@
-// Package scenario runs swrtoken and the token caches that Go programs use
-// today through the same scenarios: reads across refresh boundaries, a
-// thundering herd on an expired token, and an outage of the token source.
-// Every cache is driven by the same fake token source, a Source, wrapped
-// in the interface that cache expects.
-//
-// The scenarios use the time package directly, because the peers do: run
-// them inside a testing/synctest bubble to get fake time.
 package scenario
 
 import (

@@ -35,11 +35,11 @@ func ClaimsFromContext(ctx context.Context) (*SessionClaims, bool) {
 }
 
 // NewKeyfuncMiddleware returns a middleware that verifies the bearer token
-// of every request against the keys of a JSON Web Key Set, with the checks
-// that swrtoken's middleware makes by default: an allowed algorithm, a
-// valid signature, exp required, nbf and iat, with 5s of leeway. It keeps
-// no cache, so each request pays a signature verification. Requests
-// without a valid token get 401.
+// of every request against the keys of a JSON Web Key Set. It makes the
+// checks that swrtoken's middleware makes by default: an allowed
+// algorithm, a valid signature, exp required, nbf and iat, with 5s of
+// leeway. It keeps no cache, so each request pays a signature
+// verification. Requests without a valid token get 401.
 func NewKeyfuncMiddleware(jwks json.RawMessage, algorithms []string) (func(http.Handler) http.Handler, error) {
 	kf, err := keyfunc.NewJWKSetJSON(jwks)
 	if err != nil {

@@ -9,7 +9,12 @@ import (
 
 	"github.com/swrtoken/swrtoken"
 	"github.com/swrtoken/swrtoken/swrtokentest"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // algorithms are the signing algorithms compared.
 var algorithms = []string{"RS256", "ES256"}

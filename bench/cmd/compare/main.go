@@ -9,7 +9,7 @@
 //   - outage: the source fails during part of a token's life.
 //
 // Run it from the bench module with "go run ./cmd/compare"; -short runs
-// every scenario with times ten times smaller, in about ten seconds.
+// every scenario with times ten times smaller, in about 12 seconds.
 // Every knob has a flag: see "go run ./cmd/compare -h".
 package main
 

@@ -27,12 +27,13 @@ func runTail(ctx context.Context, peers []scenario.Peer, opts scenario.TailOptio
 
 	w := newTable()
 	fmt.Fprintln(w, "peer\tcalls\tp50\tp99\tp99.9\tmax\t>1ms\terrors\tsource calls\t"+
-		"base p50\tbase p99\tbase p99.9\tbase max\tp99/base p99\t")
+		"base p50\tbase p99\tbase p99.9\tbase max\tbase >1ms\tp99/base p99\t")
 	for _, r := range results {
 		f, b := r.Refresh, r.Baseline
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t\n",
 			r.Peer, f.Calls, dur(f.P50), dur(f.P99), dur(f.P999), dur(f.Max), f.Slow, f.Errors,
-			f.SourceCalls, dur(b.P50), dur(b.P99), dur(b.P999), dur(b.Max), ratio(f.P99, b.P99))
+			f.SourceCalls, dur(b.P50), dur(b.P99), dur(b.P999), dur(b.Max), b.Slow,
+			ratio(f.P99, b.P99))
 	}
 	w.Flush()
 
