@@ -228,9 +228,12 @@ func (c *Cache) logFetchError(key string, err *FetchError) {
 }
 
 // retryTime returns the earliest time of the next fetch of e after a
-// failure at now: exponential backoff with jitter, but no later than the
-// moment e's token becomes unusable, so that the last usable moment is
-// never spent waiting. The caller holds e.mu.
+// failure at now: exponential backoff with jitter. While e holds a usable
+// token, the retry is due no later than two fetch durations before the
+// token becomes unusable: one for the fetch itself, and one for the read
+// or Poller pass that starts it, which can come that much after the due
+// time. So a retry that succeeds lands before any reader has to wait.
+// The caller holds e.mu.
 func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	backoff := c.opts.MaxBackoff
 	if shift := e.failures - 1; shift < 32 {
@@ -238,8 +241,9 @@ func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	}
 	backoff -= rand.N(backoff/2 + 1)
 	at := now + backoff
-	if s := e.current.Load(); s != nil && now < s.unusableAt && at > s.unusableAt {
-		at = s.unusableAt
+	if s := e.current.Load(); s != nil && now < s.unusableAt {
+		lastRetry := s.unusableAt - 2*time.Duration(e.lastFetchTime.Load())
+		at = max(min(at, lastRetry), now)
 	}
 	return at
 }

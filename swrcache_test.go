@@ -869,6 +869,40 @@ func TestCacheWholeSecondClaims(t *testing.T) {
 	}
 }
 
+func TestCacheOutageRetryLandsBeforeUnusable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Each call takes 500 ms. Calls that arrive from 40 s until 54 s
+		// fail, and the token fetched at 0 s is unusable from 55 s.
+		start := time.Now()
+		is := &testIssuer{lifetime: time.Minute}
+		is.before = func(ctx context.Context, _ string, _ int64) error {
+			arrived := time.Since(start)
+			if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+				return err
+			}
+			if arrived >= 40*time.Second && arrived < 54*time.Second {
+				return errUnavailable
+			}
+			return nil
+		}
+		c := startCache(t, is, Options{RefreshLeeway: 20 * time.Second})
+		first := mustToken(t, c, "k")
+
+		var renewedAt time.Duration
+		for at := 40 * time.Second; at < 60*time.Second; at += 10 * time.Millisecond {
+			sleepUntil(start, at)
+			got, err := c.Token(context.Background(), "k")
+			require.NoError(t, err, "read at %v", at)
+			if renewedAt == 0 && got != first {
+				renewedAt = at
+			}
+		}
+		assert.Equal(t, uint64(1), c.Stats().Misses, "reads that waited for a fetch")
+		assert.Positive(t, renewedAt, "time of the first read of the new token")
+		assert.Less(t, renewedAt, 55*time.Second, "time of the first read of the new token")
+	})
+}
+
 func TestCacheLookupHasNoSideEffects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := &testIssuer{}
