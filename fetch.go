@@ -38,9 +38,9 @@ func (c *Cache) startFetch(ctx context.Context, e *entry, background bool) (*fli
 	f := &flight{seq: e.started, done: make(chan struct{})}
 	e.flight = f
 	e.fetching.Store(true)
-	c.stats.fetches.add()
+	c.stats.fetches.Add(1)
 	if background {
-		c.stats.backgroundFetches.add()
+		c.stats.backgroundFetches.Add(1)
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -201,7 +201,7 @@ func (c *Cache) complete(e *entry, f *flight, s *snapshot, err error, elapsed ti
 
 	switch {
 	case fetchErr != nil:
-		c.stats.fetchErrors.add()
+		c.stats.fetchErrors.Add(1)
 		c.logFetchError(e.key, fetchErr)
 		if c.opts.OnFetchError != nil {
 			c.opts.OnFetchError(e.key, fetchErr)
@@ -278,7 +278,7 @@ func (c *Cache) sweep(now time.Duration) {
 			return true
 		}
 		if c.entries.CompareAndDelete(k, e) {
-			c.stats.evictions.add()
+			c.stats.evictions.Add(1)
 		}
 		return true
 	})

@@ -131,4 +131,3 @@ func checkNoSecrets(t *testing.T, where, text string, tokens ...string) {
 		}
 	}
 }
-

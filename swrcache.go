@@ -192,12 +192,17 @@ type Entry struct {
 //
 // A Cache is safe for concurrent use. Close stops its background fetches.
 type Cache struct {
-	fetcher Fetcher
-	opts    Options
-	epoch   time.Time
+	fetcher    Fetcher
+	opts       Options
+	epoch      time.Time
+	touchEvery time.Duration // see touchInterval
 
 	entries sync.Map // string key -> *entry
-	stats   counters
+
+	// The padding keeps the counters, which reads on every core write,
+	// off the cache line of the fields above, which every read loads.
+	_     [64]byte
+	stats counters
 
 	// closeCtx is cancelled by Close and cancels every fetch.
 	closeCtx  context.Context
@@ -218,13 +223,15 @@ func NewCache(f Fetcher, opts Options) *Cache {
 		panic("swrtoken: NewCache called with a nil Fetcher")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Cache{
+	c := &Cache{
 		fetcher:   f,
 		opts:      opts.withDefaults(),
 		epoch:     time.Now(),
 		closeCtx:  ctx,
 		cancelAll: cancel,
 	}
+	c.touchEvery = c.touchInterval()
+	return c
 }
 
 // Token returns a usable token for key. It returns a fresh or stale token
@@ -259,13 +266,13 @@ func (c *Cache) get(ctx context.Context, key string) (*snapshot, error) {
 		now := c.now()
 		if s := e.current.Load(); s != nil {
 			if now < s.staleAt {
-				e.touch(now, c.touchInterval())
-				c.stats.freshHits.addAt(int64(now))
+				e.touch(now, c.touchEvery)
+				c.stats.freshHits.add()
 				return s, nil
 			}
 			if now < s.unusableAt {
-				e.touch(now, c.touchInterval())
-				c.stats.staleHits.addAt(int64(now))
+				e.touch(now, c.touchEvery)
+				c.stats.staleHits.add()
 				c.refreshStale(ctx, e, now)
 				return s, nil
 			}
@@ -297,7 +304,7 @@ func (c *Cache) Lookup(key string) (Entry, State) {
 func (c *Cache) Refresh(ctx context.Context, key string) bool {
 	e := c.loadOrCreate(key)
 	now := c.now()
-	e.touch(now, c.touchInterval())
+	e.touch(now, c.touchEvery)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.flight != nil || now < e.retryAt {
@@ -397,7 +404,7 @@ func (c *Cache) loadOrCreate(key string) *entry {
 func (c *Cache) wait(ctx context.Context, key string) (*snapshot, error) {
 	e := c.loadOrCreate(key)
 	now := c.now()
-	e.touch(now, c.touchInterval())
+	e.touch(now, c.touchEvery)
 
 	e.mu.Lock()
 	// A fetch may have completed since the caller looked.
@@ -408,10 +415,10 @@ func (c *Cache) wait(ctx context.Context, key string) (*snapshot, error) {
 		}
 		e.current.Store(nil)
 	}
-	c.stats.misses.add()
+	c.stats.misses.Add(1)
 	f := e.flight
 	if f != nil {
-		c.stats.sharedWaits.add()
+		c.stats.sharedWaits.Add(1)
 	} else if now < e.retryAt && e.lastErr != nil {
 		err := &FetchError{Key: key, Err: e.lastErr, RetryAfter: e.retryAt - now}
 		e.mu.Unlock()
@@ -452,8 +459,11 @@ func (c *Cache) refreshStale(ctx context.Context, e *entry, now time.Duration) {
 
 // counters holds the statistics of a Cache.
 type counters struct {
-	freshHits, staleHits, misses, sharedWaits          stripedCounter
-	fetches, backgroundFetches, fetchErrors, evictions stripedCounter
+	// Every read adds to one of these two, so they are striped.
+	freshHits, staleHits stripedCounter
+
+	misses, sharedWaits                                atomic.Uint64
+	fetches, backgroundFetches, fetchErrors, evictions atomic.Uint64
 }
 
 // Stats is a snapshot of a cache's counters since it was created.
@@ -475,12 +485,12 @@ func (c *Cache) Stats() Stats {
 	return Stats{
 		FreshHits:         c.stats.freshHits.load(),
 		StaleHits:         c.stats.staleHits.load(),
-		Misses:            c.stats.misses.load(),
-		SharedWaits:       c.stats.sharedWaits.load(),
-		Fetches:           c.stats.fetches.load(),
-		BackgroundFetches: c.stats.backgroundFetches.load(),
-		FetchErrors:       c.stats.fetchErrors.load(),
-		Evictions:         c.stats.evictions.load(),
+		Misses:            c.stats.misses.Load(),
+		SharedWaits:       c.stats.sharedWaits.Load(),
+		Fetches:           c.stats.fetches.Load(),
+		BackgroundFetches: c.stats.backgroundFetches.Load(),
+		FetchErrors:       c.stats.fetchErrors.Load(),
+		Evictions:         c.stats.evictions.Load(),
 	}
 }
 
