@@ -41,6 +41,8 @@ type FetchError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns a message that names the key and the cause, and the
+// wait before the next attempt when there is one.
 func (e *FetchError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("swrtoken: fetch token for key %q: %v (next attempt in %v)",
@@ -49,4 +51,5 @@ func (e *FetchError) Error() string {
 	return fmt.Sprintf("swrtoken: fetch token for key %q: %v", e.Key, e.Err)
 }
 
+// Unwrap returns Err, so that errors.Is and errors.As find the cause.
 func (e *FetchError) Unwrap() error { return e.Err }

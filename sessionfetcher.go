@@ -66,6 +66,8 @@ type HTTPError struct {
 	URL string
 }
 
+// Error returns a message with the status, the error code and a hint
+// at the fix for the common statuses.
 func (e *HTTPError) Error() string {
 	msg := fmt.Sprintf("swrtoken: POST %s: status %d %s",
 		e.URL, e.StatusCode, http.StatusText(e.StatusCode))

@@ -138,6 +138,7 @@ const (
 	Fresh
 )
 
+// String returns "fresh", "stale" or "unusable".
 func (s State) String() string {
 	switch s {
 	case Fresh:
