@@ -101,8 +101,6 @@ func TestAttackRenewalCookieVerified(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if !tt.wantCookie {
-			}
 			renewed := tt.renewed()
 			cache := newTestCache(t, FetcherFunc(func(context.Context, string) (Token, error) {
 				return Token{Value: renewed}, nil

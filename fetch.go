@@ -119,7 +119,9 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 	const maxLifetime = 100 * 365 * 24 * time.Hour
 	life = min(life, maxLifetime)
 	minRemaining := c.opts.MinRemaining
+	floor := ""
 	if wholeSecondClaims(tok) {
+		floor = " (at least 1s for iat and exp of whole seconds)"
 		// The issuer truncated iat to the second, so the token may have
 		// been minted up to a second after iat and ends up to a second
 		// before start + life. Keeping at least that second unused keeps
@@ -127,8 +129,8 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 		minRemaining = max(minRemaining, time.Second)
 	}
 	if life <= minRemaining {
-		return nil, fmt.Errorf("%w: lifetime %v, MinRemaining %v",
-			ErrLifetimeTooShort, life, minRemaining)
+		return nil, fmt.Errorf("%w: lifetime %v, MinRemaining %v%s",
+			ErrLifetimeTooShort, life, c.opts.MinRemaining, floor)
 	}
 	leeway := max(min(c.opts.RefreshLeeway, life/2), minRemaining)
 	expires := start + life
@@ -233,7 +235,9 @@ func (c *Cache) logFetchError(key string, err *FetchError) {
 // token becomes unusable: one for the fetch itself, and one for the read
 // or Poller pass that starts it, which can come that much after the due
 // time. So a retry that succeeds lands before any reader has to wait.
-// The caller holds e.mu.
+// A failure after that moment waits until the token is unusable at the
+// latest, never less than the backoff would otherwise allow, so a failing
+// issuer does not get one fetch per read. The caller holds e.mu.
 func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	backoff := c.opts.MaxBackoff
 	if shift := e.failures - 1; shift < 32 {
@@ -242,8 +246,11 @@ func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	backoff -= rand.N(backoff/2 + 1)
 	at := now + backoff
 	if s := e.current.Load(); s != nil && now < s.unusableAt {
-		lastRetry := s.unusableAt - 2*time.Duration(e.lastFetchTime.Load())
-		at = max(min(at, lastRetry), now)
+		deadline := s.unusableAt - 2*time.Duration(e.lastFetchTime.Load())
+		if deadline <= now {
+			deadline = s.unusableAt
+		}
+		at = min(at, deadline)
 	}
 	return at
 }

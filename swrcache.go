@@ -53,6 +53,11 @@ type Options struct {
 	// returned, so that a token cannot expire while the request that
 	// carries it is in flight. With less time left the token is unusable
 	// and callers wait for a fetch. Zero means DefaultMinRemaining (5s).
+	// The time left is reckoned from the cache's estimate of the token's
+	// end (see Cache), which for a JWT with whole-second iat and exp can
+	// be up to a second late. Such a token can therefore be returned with
+	// up to a second less than MinRemaining left, and its last second is
+	// never used, even with a MinRemaining below a second.
 	MinRemaining time.Duration
 
 	// FetchTimeout bounds each call to the Fetcher. Zero means
@@ -182,12 +187,13 @@ type Entry struct {
 // that moment plus its lifetime, which is Token.Lifetime or else
 // exp - iat. Both claims are on the issuer's clock, so their difference
 // does not depend on how far the local wall clock is from the issuer's,
-// in either direction, and the local end falls before the real one by the
-// fetch's duration. This assumes that the issuer minted the token during
-// the fetch. Because iat and exp usually have whole-second precision, the
-// token may have been minted up to a second after iat, so such a token is
-// unusable from one second before its local end at the latest, even with
-// a MinRemaining below a second. A Fetcher that can return an older token, for example from
+// in either direction. The local end falls before the real one by the
+// fetch's duration, assuming that the issuer minted the token during the
+// fetch. But iat and exp usually have whole-second precision, so the
+// token may have been minted up to a second after iat and the local end
+// may then be up to a second late. Such a token is unusable from one
+// second before its local end at the latest, even with a MinRemaining
+// below a second, so it is never returned after its real end. A Fetcher that can return an older token, for example from
 // a cache of its own, should set Token.Lifetime to the time it has left.
 // A JWT without iat falls back to exp on the local wall clock.
 //
