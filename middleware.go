@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,16 @@ type Middleware struct {
 	opts     MiddlewareOptions
 	verifier *verifier
 
+	// background is cancelled by Close. It bounds the verifications of
+	// renewed tokens that run off the response path, which pending
+	// counts, and warming is set while one runs.
+	background context.Context
+	cancel     context.CancelFunc
+	warming    atomic.Bool
+
+	mu      sync.Mutex     // guards the calls to pending.Add and cancel
+	pending sync.WaitGroup // verifications off the response path
+
 	closeOnce sync.Once
 }
 
@@ -56,15 +67,24 @@ func NewMiddleware(opts MiddlewareOptions) (*Middleware, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Middleware{opts: opts, verifier: v}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Middleware{opts: opts, verifier: v, background: ctx, cancel: cancel}, nil
 }
 
-// Close stops the background refresh of the JWKS. Requests are still
-// verified with the keys fetched so far, and tokens with an unknown key
-// ID still cause a rate-limited fetch. Close leaves RenewalCache open,
-// because its owner may share it. Calling Close again does nothing.
+// Close stops the background refresh of the JWKS and cancels, then waits
+// for, the verification of a renewed token that runs off the response
+// path. Requests are still verified with the keys fetched so far, and
+// tokens with an unknown key ID still cause a rate-limited fetch. Close
+// leaves RenewalCache open, because its owner may share it. Calling Close
+// again does nothing.
 func (m *Middleware) Close() error {
-	m.closeOnce.Do(m.verifier.close)
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.cancel()
+		m.mu.Unlock()
+		m.pending.Wait()
+		m.verifier.close()
+	})
 	return nil
 }
 

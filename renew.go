@@ -61,8 +61,21 @@ func (m *Middleware) startRenewal(ctx context.Context, w http.ResponseWriter, ke
 // another issuer, from signing the browser in as someone else. The
 // verified-token cache makes the check cost one signature verification
 // per new token.
+//
+// It runs while the response header is written, so it must not wait for
+// the network. It verifies with a context that is already done, so only
+// keys fetched before count. A token signed with a key the middleware has
+// not fetched yet, after the issuer rotated its keys for example, is
+// verified off the response path instead, where the JWKS may be fetched,
+// and a later response carries the cookie.
 func (m *Middleware) verifyRenewed(ctx context.Context, token, key string) (*verification, bool) {
-	ver, err := m.verifier.verify(ctx, token, time.Now())
+	ver, err := m.verifier.verify(doneContext, token, time.Now())
+	if errors.Is(err, jwt.ErrTokenUnverifiable) {
+		m.verifyInBackground(token)
+		m.log(ctx, slog.LevelDebug, "swrtoken: renewed token signed with a key not fetched yet, cookie deferred",
+			slog.String("key", key), slog.String("fingerprint", Fingerprint(token)))
+		return nil, false
+	}
 	if err == nil && m.opts.RenewalKey(ver.claims) != key {
 		err = errors.New("the token is for another renewal key")
 	}
@@ -73,6 +86,38 @@ func (m *Middleware) verifyRenewed(ctx context.Context, token, key string) (*ver
 		return nil, false
 	}
 	return ver, true
+}
+
+// doneContext is a context that is already cancelled.
+var doneContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// verifyInBackground verifies token on a goroutine, bounded by
+// JWKSTimeout and by Close, so that the keys it needs are fetched and the
+// result is in the verified-token cache for the next response. At most
+// one such verification runs at a time: the JWKS fetches of unknown key
+// IDs are rate limited anyway.
+func (m *Middleware) verifyInBackground(token string) {
+	if !m.warming.CompareAndSwap(false, true) {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.background.Err() != nil {
+		m.warming.Store(false) // closed
+		return
+	}
+	m.pending.Add(1)
+	go func() {
+		defer m.pending.Done()
+		defer m.warming.Store(false)
+		ctx, cancel := context.WithTimeout(m.background, m.opts.JWKSTimeout)
+		defer cancel()
+		m.verifier.verify(ctx, token, time.Now())
+	}()
 }
 
 // canRenewExpired reports whether a token that failed verification with

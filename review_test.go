@@ -91,8 +91,6 @@ func (s *slowJWKS) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestRenewalDoesNotDelayWriteHeader(t *testing.T) {
-	t.Skip("known bug: verifyRenewed runs in the header hook, so a renewed " +
-		"token with a new kid fetches the JWKS inside WriteHeader")
 	synctest.Test(t, func(t *testing.T) {
 		// The issuer rotates its key after the request's token was
 		// minted, so the renewed token names a kid that the middleware
@@ -139,6 +137,26 @@ func TestRenewalDoesNotDelayWriteHeader(t *testing.T) {
 		}
 		if blocked >= jwksDelay {
 			t.Errorf("WriteHeader took %v, want less than the JWKS fetch of %v", blocked, jwksDelay)
+		}
+		if got := rec.Header().Values("Set-Cookie"); len(got) != 0 {
+			t.Errorf("first response sets %d cookies, want 0 before the new key is fetched", len(got))
+		}
+
+		// The verification off the response path fetches the new key, so
+		// the next response carries the renewed cookie at once.
+		time.Sleep(jwksDelay + time.Second)
+		rec = httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(rec, cookieRequest(token))
+		if took := time.Since(start); took >= jwksDelay {
+			t.Errorf("second request took %v, want less than %v", took, jwksDelay)
+		}
+		cookies := rec.Result().Cookies()
+		if len(cookies) != 1 || cookies[0].Name != DefaultCookieName {
+			t.Fatalf("second response sets %d cookies, want one %s cookie", len(cookies), DefaultCookieName)
+		}
+		if cookies[0].Value == token {
+			t.Errorf("renewed cookie carries the old token %s", Fingerprint(token))
 		}
 	})
 }
