@@ -118,6 +118,7 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 	// times below; no token needs more than this.
 	const maxLifetime = 100 * 365 * 24 * time.Hour
 	life = min(life, maxLifetime)
+
 	minRemaining := c.opts.MinRemaining
 	floor := ""
 	if wholeSecondClaims(tok) {
@@ -132,6 +133,7 @@ func (c *Cache) newSnapshot(tok Token, start time.Duration, startWall time.Time,
 		return nil, fmt.Errorf("%w: lifetime %v, MinRemaining %v%s",
 			ErrLifetimeTooShort, life, c.opts.MinRemaining, floor)
 	}
+
 	leeway := max(min(c.opts.RefreshLeeway, life/2), minRemaining)
 	expires := start + life
 	if end >= expires-minRemaining {
