@@ -12,10 +12,10 @@ const counterStripes = 64
 // stripedCounter is a counter that goroutines on several cores can add to
 // without contending for one cache line: each goroutine adds to a cell of
 // its own, chosen by the address of its stack, and load sums the cells.
-// The fresh-read path counts every read, so with a single atomic counter,
-// or with a cell chosen at random, the cache line of the count moves
-// between cores on most reads, and reads on two cores were slower than
-// reads on one (45 ns against 36 ns on the machine of BENCHMARKS.md).
+// The fresh-read path counts every read. With a single atomic counter, or
+// with a cell chosen at random, the cache line of the count moved between
+// the cores on most reads, so reads on two cores were slower than reads
+// on one (45 ns against 36 ns on the machine of BENCHMARKS.md).
 type stripedCounter struct {
 	cells [counterStripes]struct {
 		n atomic.Uint64
@@ -38,7 +38,7 @@ func (c *stripedCounter) load() uint64 {
 // goroutineCell returns a cell index that stays the same for the calling
 // goroutine while its stack does not move, and differs between most
 // goroutines: a hash of the address of a local variable. Go offers no
-// cheap processor or goroutine id; the stack address stands in for one.
+// cheap processor or goroutine id, so the stack address serves as one.
 // The address is only hashed, never dereferenced.
 func goroutineCell() uint64 {
 	var local byte

@@ -234,9 +234,9 @@ func (c *Cache) logFetchError(key string, err *FetchError) {
 // retryTime returns the earliest time of the next fetch of e after a
 // failure at now: exponential backoff with jitter. While e holds a usable
 // token, the retry is due no later than two fetch durations before the
-// token becomes unusable: one for the fetch itself, and one for the read
-// or Poller pass that starts it, which can come that much after the due
-// time. So a retry that succeeds lands before any reader has to wait.
+// token becomes unusable. One is for the fetch itself, and one for the
+// read or Poller pass that starts it, which can come that much after the
+// due time. So a retry that succeeds lands before any reader has to wait.
 // A failure after that moment waits until the token is unusable at the
 // latest, never less than the backoff would otherwise allow, so a failing
 // issuer does not get one fetch per read. The caller holds e.mu.

@@ -18,10 +18,11 @@ const maxDrain = 64 << 10
 //
 // It sends a stale token at once; the cache refreshes it in the
 // background. When the server responds 401 Unauthorized, Transport drops
-// exactly the token it sent from the cache, gets a new one and sends the
-// request again, once, if the body can be sent again: the request has no
-// body or has GetBody, as requests made with http.NewRequest from a
-// bytes.Buffer, bytes.Reader or strings.Reader do. Otherwise it returns
+// exactly the token it sent from the cache and gets a new one. It sends
+// the request again, once, if the body can be sent again. That is the
+// case when the request has no body or has GetBody, as requests made
+// with http.NewRequest from a bytes.Buffer, bytes.Reader or
+// strings.Reader do. Otherwise it returns
 // the 401 after the cache has fetched the new token, so the caller's own
 // retry uses it.
 //

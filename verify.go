@@ -18,8 +18,8 @@ var (
 	// errUnsupportedCrit is wrapped by the error of a token whose header
 	// has a crit member. RFC 7515, section 4.1.11, requires rejecting a
 	// token whose critical extensions the verifier does not understand,
-	// and this verifier understands none; golang-jwt v5.3.1 does not
-	// check crit.
+	// and this verifier understands none. golang-jwt v5.3.1 does not
+	// check crit itself.
 	errUnsupportedCrit = errors.New("token header has critical extensions (crit), which are not supported")
 )
 
