@@ -237,9 +237,10 @@ func (c *Cache) logFetchError(key string, err *FetchError) {
 // token becomes unusable. One is for the fetch itself, and one for the
 // read or Poller pass that starts it, which can come that much after the
 // due time. So a retry that succeeds lands before any reader has to wait.
-// A failure after that moment waits until the token is unusable at the
-// latest, never less than the backoff would otherwise allow, so a failing
-// issuer does not get one fetch per read. The caller holds e.mu.
+// After a failure past that moment, the retry is due one fetch duration
+// before the token becomes unusable, and after a failure past that, when
+// it becomes unusable. A failing issuer so sees at most two attempts
+// more near the end of a token, not one per read. The caller holds e.mu.
 func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	backoff := c.opts.MaxBackoff
 	if shift := e.failures - 1; shift < 32 {
@@ -248,11 +249,13 @@ func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	backoff -= rand.N(backoff/2 + 1)
 	at := now + backoff
 	if s := e.current.Load(); s != nil && now < s.unusableAt {
-		deadline := s.unusableAt - 2*time.Duration(e.lastFetchTime.Load())
-		if deadline <= now {
-			deadline = s.unusableAt
+		fetch := time.Duration(e.lastFetchTime.Load())
+		for _, due := range [...]time.Duration{s.unusableAt - 2*fetch, s.unusableAt - fetch, s.unusableAt} {
+			if due > now {
+				at = min(at, due)
+				break
+			}
 		}
-		at = min(at, deadline)
 	}
 	return at
 }

@@ -871,8 +871,10 @@ func TestCacheWholeSecondClaims(t *testing.T) {
 
 func TestCacheOutageRetryLandsBeforeUnusable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// Each call takes 500 ms. Calls that arrive from 40 s until 54 s
-		// fail, and the token fetched at 0 s is unusable from 55 s.
+		// Each call takes 500 ms. Calls that arrive from 40 s until 53 s
+		// fail, and the token fetched at 0 s is unusable from 55 s. A
+		// retry due at 54 s, two fetches before that, therefore succeeds
+		// whenever the last failure happened.
 		start := time.Now()
 		is := &testIssuer{lifetime: time.Minute}
 		is.before = func(ctx context.Context, _ string, _ int64) error {
@@ -880,7 +882,7 @@ func TestCacheOutageRetryLandsBeforeUnusable(t *testing.T) {
 			if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
 				return err
 			}
-			if arrived >= 40*time.Second && arrived < 54*time.Second {
+			if arrived >= 40*time.Second && arrived < 53*time.Second {
 				return errUnavailable
 			}
 			return nil
