@@ -75,12 +75,7 @@ func TestAttackSessionFetcherHostileResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
-			f := &SessionTokenFetcher{BaseURL: srv.URL, SecretKey: secret, Client: srv.Client()}
+			f := cannedFetcher(t, tt.status, tt.body, secret)
 
 			tok, err := f.Fetch(context.Background(), "sess_1")
 			if tt.name == "invalid UTF-8 jwt" {

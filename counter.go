@@ -14,8 +14,8 @@ const counterStripes = 64
 // its own, chosen by the address of its stack, and load sums the cells.
 // The fresh-read path counts every read. With a single atomic counter, or
 // with a cell chosen at random, the cache line of the count moved between
-// the cores on most reads, so reads on two cores were slower than reads
-// on one (45 ns against 36 ns on the machine of BENCHMARKS.md).
+// the cores on most reads. Reads on two cores were then slower than reads
+// on one: 45 ns against 36 ns on the machine of BENCHMARKS.md.
 type stripedCounter struct {
 	cells [counterStripes]struct {
 		n atomic.Uint64

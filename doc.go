@@ -48,6 +48,6 @@
 //
 // The cache measures each token's life on the local monotonic clock from
 // the start of the fetch that returned it, using the token's lifetime
-// (exp - iat) rather than its exp, so a local clock ahead of or behind the
+// (exp - iat) rather than its exp. So a local clock ahead of or behind the
 // issuer's neither expires tokens early nor keeps them too long. See Cache.
 package swrtoken

@@ -239,8 +239,8 @@ func (c *Cache) logFetchError(key string, err *FetchError) {
 // due time. So a retry that succeeds lands before any reader has to wait.
 // After a failure past that moment, the retry is due one fetch duration
 // before the token becomes unusable, and after a failure past that, when
-// it becomes unusable. A failing issuer so sees at most two attempts
-// more near the end of a token, not one per read. The caller holds e.mu.
+// it becomes unusable. So a failing issuer gets at most two more
+// attempts near the end of a token, not one per read. The caller holds e.mu.
 func (c *Cache) retryTime(e *entry, now time.Duration) time.Duration {
 	backoff := c.opts.MaxBackoff
 	if shift := e.failures - 1; shift < 32 {

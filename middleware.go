@@ -32,7 +32,7 @@ import (
 // refreshes the session's token in the background, once per session
 // however many requests arrive. When the handler writes the response
 // header, the response gets a Set-Cookie with the newer token if the
-// cache holds one by then; otherwise a later response gets it. Tokens
+// cache holds one by then. Otherwise a later response gets it. Tokens
 // from the Authorization header are never renewed, because such clients
 // renew their own, with a Transport for example.
 //

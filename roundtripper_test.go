@@ -96,7 +96,7 @@ func TestTransportLeavesRequestUnchanged(t *testing.T) {
 	assert.Equal(t, int64(1), fetcher.calls.Load(), "fetches")
 }
 
-// rejectingServer answers 401 to every token in rejected and 200 to the
+// rejectingServer responds 401 to every token in rejected and 200 to the
 // others, and records each request's token and body.
 type rejectingServer struct {
 	rejected map[string]bool

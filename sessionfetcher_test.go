@@ -232,12 +232,7 @@ func TestSessionTokenFetcherBadResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
-			f := &SessionTokenFetcher{BaseURL: srv.URL, SecretKey: secret, Client: srv.Client()}
+			f := cannedFetcher(t, tt.status, tt.body, secret)
 
 			_, err := f.Fetch(t.Context(), "sess_1")
 			if err == nil {
@@ -427,3 +422,16 @@ func FuzzDecodeSessionToken(f *testing.F) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// cannedFetcher returns a fetcher with secret for a loopback server that
+// responds to every request with status and body. The server is closed
+// when the test ends.
+func cannedFetcher(t *testing.T, status int, body, secret string) *SessionTokenFetcher {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return &SessionTokenFetcher{BaseURL: srv.URL, SecretKey: secret, Client: srv.Client()}
+}

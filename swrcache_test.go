@@ -825,7 +825,7 @@ func TestCacheLifetimeTooShort(t *testing.T) {
 func TestCacheFetchOutlastsToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// A 15 s token is unusable 10 s after its fetch started, so a
-		// fetch that takes 12 s returns a token nobody may use.
+		// fetch that takes 12 s returns a token no caller may use.
 		is := &testIssuer{lifetime: 15 * time.Second, before: latency(12 * time.Second)}
 		c := startCache(t, is, Options{})
 
